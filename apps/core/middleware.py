@@ -1,0 +1,24 @@
+"""Request ids: one per request, taken from a trusted proxy header or made here, for logs and audit."""
+
+import re
+import uuid
+
+from apps.core import request_context
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_context.bind(request_id=request.request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_context.reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response

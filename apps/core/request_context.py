@@ -1,0 +1,18 @@
+"""Per-request facts (request id) that logs and the audit trail read without passing them around."""
+
+import contextvars
+
+_current: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mlgov_request", default=None)
+
+
+def bind(**values) -> contextvars.Token:
+    return _current.set(dict(values))
+
+
+def reset(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
+def get(key: str, default=None):
+    values = _current.get()
+    return values.get(key, default) if values else default

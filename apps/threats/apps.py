@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ThreatsConfig(AppConfig):
+    name = "apps.threats"
+    label = "threats"
+    verbose_name = "Threat modeling"

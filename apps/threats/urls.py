@@ -1,0 +1,3 @@
+app_name = "threats"
+
+urlpatterns: list = []
