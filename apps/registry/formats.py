@@ -23,6 +23,7 @@ import json
 import lzma
 import pickletools
 import struct
+import warnings
 import zipfile
 import zlib
 
@@ -119,6 +120,8 @@ ONNX_MODEL_WIRE_TYPES = {
 ONNX_GRAPH_FIELDS = frozenset((1, 2, 5, 10, 11, 12, 13, 14, 15, 16))
 ONNX_IR_VERSIONS = range(1, 21)
 ONNX_GRAPH, ONNX_PRODUCER_NAME, ONNX_OPSET_IMPORT = 7, 2, 8
+MAX_PROTOBUF_FIELDS = 4096
+"""A ModelProto has a handful of top-level fields; thousands of tiny ones is not ONNX."""
 
 
 # --------------------------------------------------------------------------- public API
@@ -471,17 +474,23 @@ def _scan_pickle(data: bytes) -> _PickleScan:
 
     ``values`` keeps the first few value-carrying opcodes; it is exactly ``[magic]`` for the
     leading pickle of a legacy ``torch.save`` file (an int pickled as LONG1).
+
+    Warnings are silenced: decoding a protocol 0 STRING argument goes through
+    ``codecs.escape_decode``, which emits a DeprecationWarning for every invalid escape in
+    hostile or random bytes; they say nothing about our code and would flood the logs.
     """
     scan = _PickleScan(data)
-    try:
-        for opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
-            scan.opcodes += 1
-            _note_opcode(scan, opcode.name, arg)
-            if scan.opcodes >= MAX_PICKLE_OPCODES:
-                scan.capped = True
-                break
-    except Exception as exc:  # noqa: BLE001 - decoders of hostile args may raise anything
-        scan.exhausted = any(text in str(exc) for text in PICKLE_EXHAUSTED_MESSAGES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            for opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
+                scan.opcodes += 1
+                _note_opcode(scan, opcode.name, arg)
+                if scan.opcodes >= MAX_PICKLE_OPCODES:
+                    scan.capped = True
+                    break
+        except Exception as exc:  # noqa: BLE001 - decoders of hostile args may raise anything
+            scan.exhausted = any(text in str(exc) for text in PICKLE_EXHAUSTED_MESSAGES)
     return scan
 
 
@@ -542,6 +551,8 @@ def _protobuf_fields(buf: bytes, complete: bool) -> list[tuple[int, int, object]
     fields: list[tuple[int, int, object]] = []
     pos = 0
     while pos < len(buf):
+        if len(fields) >= MAX_PROTOBUF_FIELDS:
+            return None
         tag = _read_varint(buf, pos)
         if tag is None:
             cut_off = not complete and len(buf) - pos < 10
@@ -557,7 +568,7 @@ def _protobuf_fields(buf: bytes, complete: bool) -> list[tuple[int, int, object]
         if end > len(buf):
             if complete:
                 return None
-            fields.append((number, wire, buf[pos:] if wire == PB_LEN else None))
+            fields.append((number, wire, value))  # a LEN payload is the clipped prefix
             return fields
         fields.append((number, wire, value))
         pos = end
