@@ -8,6 +8,10 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.registry.api.urls")),
     path("atlas/", include("apps.threats.api.urls")),
+    path("", include("apps.threats.api.urls_assessments")),
+    path("", include("apps.scans.api.urls")),
+    path("", include("apps.audit.api.urls")),
+    path("", include("apps.policies.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
@@ -18,5 +22,8 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("django-admin/", admin.site.urls),
     path("threats/", include("apps.threats.urls")),
+    path("scans/", include("apps.scans.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("policies/", include("apps.policies.urls")),
     path("", include("apps.registry.urls")),
 ]

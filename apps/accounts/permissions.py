@@ -7,6 +7,9 @@ Deny by default; superusers pass explicitly.
   (`scope_team_path`, e.g. "model__team" on ModelVersion, "pk" on Team). A data scientist sees
   the objects of the teams they belong to; compliance officers, auditors and administrators read
   everything. An object outside a caller's scope is answered as "not found".
+- Reference data: a model with `is_reference_data = True` (e.g. the MITRE ATLAS catalogue)
+  belongs to no team and is readable by every active user; writes follow the rules below
+  (with `scope_team_path = None`, only global writers and superusers).
 - Writes: `WRITE_RULES` says, per model, which roles change objects of their own teams and which
   roles change any object. A model absent from the table is written by team data scientists only.
 """
@@ -35,10 +38,33 @@ class WriteRule:
 
 
 ADMIN_ONLY = WriteRule(team_writers=frozenset(), global_writers=frozenset({Role.ADMINISTRATOR}))
+THREAT_MODEL_WRITERS = WriteRule(
+    team_writers=frozenset({Role.DATA_SCIENTIST}),
+    global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
+)
 WRITE_RULES: dict[str, WriteRule] = {
     "accounts.user": ADMIN_ONLY,
     "registry.team": ADMIN_ONLY,
     "registry.teammembership": ADMIN_ONLY,
+    # Append-only: entries are written by apps.audit.services and never edited by anyone.
+    "audit.auditentry": WriteRule(team_writers=frozenset()),
+    # Threat models: the asset's team writes them, compliance officers write any. Approving a
+    # risk acceptance is further limited to compliance officers (apps.threats services).
+    "threats.threatassessment": THREAT_MODEL_WRITERS,
+    "threats.appliedmitigation": THREAT_MODEL_WRITERS,
+    "threats.evidence": THREAT_MODEL_WRITERS,
+    "threats.riskacceptance": THREAT_MODEL_WRITERS,
+    "threats.threatsuggestion": THREAT_MODEL_WRITERS,
+    # Access policies: the asset's team writes them, compliance officers write any. Marking a
+    # policy reviewed is further limited to compliance officers (apps.policies.services).
+    "policies.accesspolicy": WriteRule(
+        team_writers=frozenset({Role.DATA_SCIENTIST}),
+        global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
+    ),
+    "policies.policygrant": WriteRule(
+        team_writers=frozenset({Role.DATA_SCIENTIST}),
+        global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
+    ),
 }
 DEFAULT_WRITE_RULE = WriteRule()
 
@@ -82,11 +108,14 @@ def scope(queryset: QuerySet, user, action: str = VIEW) -> QuerySet:
     if user.is_superuser:
         return queryset
     team_path = getattr(model, "scope_team_path", None)
+    if action == VIEW and getattr(model, "is_reference_data", False):
+        return queryset
     if action == VIEW and reads_everything(user):
         return queryset
     if action == VIEW:
         if team_path is None:
-            return queryset.filter(pk=user.pk) if _label(model) == "accounts.user" else queryset.none()
+            is_user_model = _label(model) == "accounts.user"
+            return queryset.filter(pk=user.pk) if is_user_model else queryset.none()
         return queryset.filter(**{f"{team_path}__in": _member_teams_subquery(user)})
     rule = WRITE_RULES.get(_label(model), DEFAULT_WRITE_RULE)
     if user.role in rule.global_writers:
@@ -120,6 +149,8 @@ def can(user, action: str, obj: Model) -> bool:
     team_id = _owning_team_id(obj)
     in_team = team_id is not None and team_id in member_team_ids(user)
     if action == VIEW:
+        if getattr(model, "is_reference_data", False):
+            return True
         if _label(model) == "accounts.user" and obj.pk == user.pk:
             return True
         return reads_everything(user) or in_team
@@ -141,19 +172,31 @@ def can_create(user, model, team=None) -> bool:
     )
 
 
+def _record_refusal(user, action: str, *, obj=None, model=None, team=None, reason: str) -> None:
+    """Every refusal raised here goes to the audit trail (the one place that records them)."""
+    from apps.audit.services import audit_denied  # imported late: the audit app imports this
+
+    audit_denied(user=user, permission=action, obj=obj, model=model, team=team, reason=reason)
+
+
 def require(user, action: str, obj: Model) -> None:
-    """Raise NotInScope (404) for an object the user cannot see, Forbidden (403) if they may not act."""
+    """Raise NotInScope (404) for an object the user cannot see, Forbidden (403) if they may not
+    act."""
     if not can(user, VIEW, obj):
+        _record_refusal(user, action, obj=obj, reason="not_in_scope")
         raise NotInScope("Not found.")
     if action != VIEW and not can(user, action, obj):
+        _record_refusal(user, action, obj=obj, reason="forbidden")
         raise Forbidden("You do not have permission to perform this action.")
 
 
 def require_create(user, model, team=None) -> None:
     """The create-side twin of `require`: the owning team must be visible and writable."""
     if team is not None and not can(user, VIEW, team):
+        _record_refusal(user, CREATE, model=model, team=team, reason="not_in_scope")
         raise NotInScope("Team not found.", field="team")
     if not can_create(user, model, team):
+        _record_refusal(user, CREATE, model=model, team=team, reason="forbidden")
         raise Forbidden(f"You may not create a {model._meta.verbose_name} here.", field="team")
 
 
@@ -167,6 +210,17 @@ def may_create_anything(user, model) -> bool:
     return user.role in rule.global_writers or (
         user.role in rule.team_writers and bool(member_team_ids(user))
     )
+
+
+def scope_api_tokens(queryset: QuerySet, user) -> QuerySet:
+    """API tokens (`ApiTokenInfo` rows) act for one person: that person lists and revokes them,
+    and so do administrators (who must be able to cut off anyone's leaked token). Nobody else
+    sees them, not even the roles that read everything else."""
+    if not is_active_user(user):
+        return queryset.none()
+    if user.is_superuser or user.role == Role.ADMINISTRATOR:
+        return queryset
+    return queryset.filter(token__user_id=user.pk)
 
 
 class IsAuthenticatedMember(permissions.BasePermission):

@@ -1,4 +1,4 @@
-"""Log record helpers: every line carries the request id; production logs are one JSON object a line."""
+"""Log helpers: every line carries the request id; production logs are one JSON object a line."""
 
 import json
 import logging

@@ -1,4 +1,4 @@
-"""Request ids: one per request, taken from a trusted proxy header or made here, for logs and audit."""
+"""Request ids: one per request, from the X-Request-ID header or made here, for logs and audit."""
 
 import re
 import uuid
@@ -21,4 +21,23 @@ class RequestIdMiddleware:
         finally:
             request_context.reset(token)
         response["X-Request-ID"] = request.request_id
+        return response
+
+
+class SecurityHeadersMiddleware:
+    """Security headers Django does not set itself: Permissions-Policy (browser features no page
+    uses, from MLGOV_PERMISSIONS_POLICY) and Cross-Origin-Resource-Policy (other sites may not
+    embed our responses). CSP comes from django-csp, the rest from SecurityMiddleware."""
+
+    def __init__(self, get_response):
+        from django.conf import settings
+
+        self.get_response = get_response
+        self.permissions_policy = getattr(settings, "MLGOV_PERMISSIONS_POLICY", "")
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if self.permissions_policy:
+            response.headers.setdefault("Permissions-Policy", self.permissions_policy)
+        response.headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         return response

@@ -1,8 +1,8 @@
-"""Per-request facts (request id) that logs and the audit trail read without passing them around."""
+"""Per-request facts (request id) that logs and the audit trail read without passing them."""
 
 import contextvars
 
-_current: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mlgov_request", default=None)
+_current: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mlgov_ctx", default=None)
 
 
 def bind(**values) -> contextvars.Token:

@@ -19,7 +19,11 @@ CHUNK_SIZE = 1024 * 1024
 
 def upload_cap() -> int:
     """The most bytes of one uploaded file kept on disk: the largest per-kind limit."""
-    return max(settings.MLGOV_MAX_ARTIFACT_BYTES, settings.MLGOV_MAX_DATASET_BYTES)
+    return max(
+        settings.MLGOV_MAX_ARTIFACT_BYTES,
+        settings.MLGOV_MAX_DATASET_BYTES,
+        getattr(settings, "MLGOV_MAX_EVIDENCE_BYTES", 0),
+    )
 
 
 class HashingUploadHandler(FileUploadHandler):

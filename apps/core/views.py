@@ -8,7 +8,8 @@ from apps.core.health import components_down
 @never_cache
 @require_GET
 def healthz(request):
-    """Public liveness probe: 200 when web, database and broker answer, else 503 naming what is down."""
+    """Public liveness probe: 200 when web, database and broker answer, else 503 naming what is
+    down."""
     down = components_down()
     if down:
         return JsonResponse({"status": "unavailable", "down": down}, status=503)

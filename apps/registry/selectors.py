@@ -137,6 +137,13 @@ def lineage_for_model(*, model: MLModel) -> QuerySet[LineageLink]:
     ).order_by("-model_version__registered_at", "role")
 
 
+def lineage_link_list(*, user: User) -> QuerySet[LineageLink]:
+    """Lineage links the user may see (through the model version's team), with both ends."""
+    return perms.scope(LineageLink.objects.all(), user).select_related(
+        "model_version", "dataset_version"
+    )
+
+
 def deployment_list(*, user: User) -> QuerySet[Deployment]:
     return perms.scope(Deployment.objects.all(), user).select_related(
         "model_version", "model_version__model", "model_version__model__team"

@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts import permissions as perms
 from apps.accounts.models import User
+from apps.audit.services import audit_created, audit_deleted, audit_snapshot, audit_updated
 from apps.core.exceptions import ApplicationError, PayloadTooLarge
 from apps.core.storage import discard_if_unreferenced, store_by_content
 from apps.core.uploads import file_digest, safe_display_name
@@ -42,7 +44,7 @@ DEPLOYMENT_EDITABLE = (
 
 
 def _apply(instance, data: dict[str, Any], allowed: Iterable[str]) -> list[str]:
-    """Copy the allowed keys of `data` onto `instance`; anything else is a mass-assignment attempt."""
+    """Copy the allowed keys of `data` onto `instance`; any other key is a mass-assignment try."""
     allowed = set(allowed)
     unknown = sorted(set(data) - allowed)
     if unknown:
@@ -57,9 +59,33 @@ def _apply(instance, data: dict[str, Any], allowed: Iterable[str]) -> list[str]:
     return changed
 
 
+# Who created or registered a row is set by these services, never from input, and becomes empty
+# when that user is deleted (SET_NULL without blank=True): validating it would make such rows
+# impossible to edit, so full_clean leaves these fields out.
+_SET_BY_SERVICES = frozenset({"created_by", "registered_by"})
+
+
+def _full_clean(instance, **kwargs) -> None:
+    exclude = [f.name for f in instance._meta.fields if f.name in _SET_BY_SERVICES]
+    instance.full_clean(exclude=exclude, **kwargs)
+
+
 def _save_unique(instance, *, field: str, message: str, update_fields=None) -> None:
     """Save, turning a unique-constraint race into a 400 on `field` instead of a 500."""
-    instance.full_clean(validate_unique=True, validate_constraints=True)
+    try:
+        _full_clean(instance, validate_unique=True, validate_constraints=True)
+    except ValidationError as exc:
+        # Django reports a multi-field UniqueConstraint (name per team, version per model) under
+        # "__all__"; the caller must see a clash on the field they can change, in plain words.
+        errors = getattr(exc, "error_dict", {})
+        only_clashes = bool(errors) and all(
+            key in (NON_FIELD_ERRORS, field)
+            and all(error.code in ("unique", "unique_together") for error in key_errors)
+            for key, key_errors in errors.items()
+        )
+        if only_clashes:
+            raise ApplicationError(message, field=field) from None
+        raise
     try:
         with transaction.atomic():
             instance.save(update_fields=update_fields)
@@ -76,15 +102,18 @@ def team_create(*, actor: User, name: str, description: str = "") -> Team:
     perms.require_create(actor, Team)
     team = Team(name=name.strip(), description=description)
     _save_unique(team, field="name", message="A team with this name already exists.")
+    audit_created(obj=team, actor=actor)
     return team
 
 
 @transaction.atomic
 def team_update(*, actor: User, team: Team, data: dict[str, Any]) -> Team:
     perms.require(actor, perms.CHANGE, team)
+    before = audit_snapshot(team, ("name", "description"))
     changed = _apply(team, data, ("name", "description"))
     if changed:
         _save_unique(team, field="name", message="A team with this name already exists.")
+        audit_updated(obj=team, before=before, actor=actor)
     return team
 
 
@@ -92,19 +121,27 @@ def team_update(*, actor: User, team: Team, data: dict[str, Any]) -> Team:
 def team_member_set(*, actor: User, team: Team, user: User, role: str) -> TeamMembership:
     """Add a user to a team or change their role in it (administrators)."""
     perms.require(actor, perms.CHANGE, team)
-    membership, _ = TeamMembership.objects.get_or_create(
+    membership, created = TeamMembership.objects.get_or_create(
         team=team, user=user, defaults={"role": role}
     )
+    if created:
+        audit_created(obj=membership, actor=actor)
     if membership.role != role:
+        before = audit_snapshot(membership, ["role"])
         membership.role = role
         membership.full_clean()
         membership.save(update_fields=["role"])
+        audit_updated(obj=membership, before=before, actor=actor)
     return membership
 
 
 @transaction.atomic
 def team_member_remove(*, actor: User, team: Team, user: User) -> None:
     perms.require(actor, perms.CHANGE, team)
+    for membership in TeamMembership.objects.filter(team=team, user=user).select_related(
+        "team", "user"
+    ):
+        audit_deleted(obj=membership, actor=actor)
     TeamMembership.objects.filter(team=team, user=user).delete()
 
 
@@ -118,14 +155,17 @@ def model_create(*, actor: User, team: Team, **fields: Any) -> MLModel:
     model = MLModel(team=team, created_by=actor)
     _apply(model, fields, MODEL_EDITABLE)
     _save_unique(model, field="name", message="This team already has a model with this name.")
+    audit_created(obj=model, actor=actor)
     return model
 
 
 @transaction.atomic
 def model_update(*, actor: User, model: MLModel, data: dict[str, Any]) -> MLModel:
     perms.require(actor, perms.CHANGE, model)
+    before = audit_snapshot(model, MODEL_EDITABLE)
     if _apply(model, data, MODEL_EDITABLE):
         _save_unique(model, field="name", message="This team already has a model with this name.")
+        audit_updated(obj=model, before=before, actor=actor)
     return model
 
 
@@ -220,9 +260,16 @@ def model_version_register(
                 field="version",
                 message=f"Version {version!r} already exists for this model.",
             )
+            audit_created(obj=model_version, actor=actor)
             for dataset_version, role in lineage:
                 _lineage_add(actor=actor, model_version=model_version,
                              dataset_version=dataset_version, role=role)
+            if settings.MLGOV_AUTO_SCAN_ON_REGISTER:
+                # Queue the version's scans: the scan row commits with the version and its task
+                # is sent after the commit. (Imported here: apps.scans depends on the registry.)
+                from apps.scans.services import scan_request_on_register
+
+                scan_request_on_register(model_version=model_version, actor=actor)
     except BaseException:
         if created:
             discard_if_unreferenced(
@@ -236,9 +283,11 @@ def model_version_register(
 def model_version_update(*, actor: User, model_version: ModelVersion, data: dict) -> ModelVersion:
     """Change a version's descriptive fields; the artifact and its digest never change."""
     perms.require(actor, perms.CHANGE, model_version)
+    before = audit_snapshot(model_version, ("framework", "dependencies", "notes"))
     if _apply(model_version, data, ("framework", "dependencies", "notes")):
-        model_version.full_clean()
+        _full_clean(model_version)
         model_version.save()
+        audit_updated(obj=model_version, before=before, actor=actor)
     return model_version
 
 
@@ -248,9 +297,11 @@ def _lineage_add(
     perms.require(actor, perms.VIEW, dataset_version)
     if role not in LineageRole.values:
         raise ApplicationError(f"Unknown lineage role {role!r}.", field="role")
-    link, _ = LineageLink.objects.get_or_create(
+    link, created = LineageLink.objects.get_or_create(
         model_version=model_version, dataset_version=dataset_version, role=role
     )
+    if created:
+        audit_created(obj=link, actor=actor)
     return link
 
 
@@ -268,6 +319,7 @@ def lineage_link_add(
 @transaction.atomic
 def lineage_link_remove(*, actor: User, link: LineageLink) -> None:
     perms.require(actor, perms.CHANGE, link.model_version)
+    audit_deleted(obj=link, actor=actor)
     link.delete()
 
 
@@ -295,18 +347,21 @@ def dataset_create(*, actor: User, team: Team, **fields: Any) -> Dataset:
     dataset = Dataset(team=team, created_by=actor)
     _apply(dataset, fields, DATASET_EDITABLE)
     _save_unique(dataset, field="name", message="This team already has a dataset with this name.")
+    audit_created(obj=dataset, actor=actor)
     return dataset
 
 
 @transaction.atomic
 def dataset_update(*, actor: User, dataset: Dataset, data: dict[str, Any]) -> Dataset:
     perms.require(actor, perms.CHANGE, dataset)
+    before = audit_snapshot(dataset, DATASET_EDITABLE)
     if "sensitive_columns" in data:
         data = {**data, "sensitive_columns": _clean_sensitive_columns(data["sensitive_columns"])}
     if _apply(dataset, data, DATASET_EDITABLE):
         _save_unique(
             dataset, field="name", message="This team already has a dataset with this name."
         )
+        audit_updated(obj=dataset, before=before, actor=actor)
     return dataset
 
 
@@ -343,6 +398,7 @@ def dataset_version_register(
                 field="version",
                 message=f"Version {version!r} already exists for this dataset.",
             )
+            audit_created(obj=dataset_version, actor=actor)
     except BaseException:
         if created:
             discard_if_unreferenced(
@@ -364,17 +420,20 @@ def deployment_create(
     deployment = Deployment(model_version=model_version, environment=environment,
                             created_by=actor)
     _apply(deployment, fields, DEPLOYMENT_EDITABLE)
-    deployment.full_clean()
+    _full_clean(deployment)
     deployment.save()
+    audit_created(obj=deployment, actor=actor)
     return deployment
 
 
 @transaction.atomic
 def deployment_update(*, actor: User, deployment: Deployment, data: dict) -> Deployment:
     perms.require(actor, perms.CHANGE, deployment)
+    before = audit_snapshot(deployment, DEPLOYMENT_EDITABLE)
     if _apply(deployment, data, DEPLOYMENT_EDITABLE):
-        deployment.full_clean()
+        _full_clean(deployment)
         deployment.save()
+        audit_updated(obj=deployment, before=before, actor=actor)
     return deployment
 
 
@@ -383,7 +442,9 @@ def deployment_retire(*, actor: User, deployment: Deployment) -> Deployment:
     """Mark a deployment as no longer serving; the record stays for the history."""
     perms.require(actor, perms.CHANGE, deployment)
     if deployment.is_active:
+        before = audit_snapshot(deployment, ["is_active", "retired_at"])
         deployment.is_active = False
         deployment.retired_at = timezone.now()
         deployment.save(update_fields=["is_active", "retired_at"])
+        audit_updated(obj=deployment, before=before, actor=actor)
     return deployment

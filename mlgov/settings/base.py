@@ -33,22 +33,37 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.registry",
     "apps.threats",
+    "apps.scans",
+    "apps.audit",
+    "apps.policies",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "apps.audit.middleware.AuditContextMiddleware",
+    "apps.accounts.middleware.TwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes requires: turns a sign-in that hit the limit into the lock-out page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlgov.urls"
@@ -94,6 +109,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 API_TOKEN_TTL_HOURS = env.int("MLGOV_API_TOKEN_TTL_HOURS", default=24 * 30)
+# Sign-in throttling (django-axes): after MLGOV_LOGIN_FAILURE_LIMIT failures for one username
+# from one client address (web form, API token endpoint or a wrong one-time code), that pair is
+# refused (429) for MLGOV_LOGIN_COOLOFF_MINUTES. The address is proxy-aware through
+# MLGOV_TRUSTED_PROXY_COUNT (the same address the audit trail records).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out callers, checks nothing
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("MLGOV_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("MLGOV_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+AXES_LOCKOUT_CALLABLE = "apps.accounts.lockout.lockout_response"  # a page (429), never a 500
+# Two-factor sign-in (django-otp, TOTP apps and backup codes): required for these roles (and
+# superusers); anyone else may turn it on. See apps/accounts/twofactor.py.
+MLGOV_REQUIRE_2FA_ROLES = env.list(
+    "MLGOV_REQUIRE_2FA_ROLES", default=["administrator", "compliance_officer"]
+)
+OTP_TOTP_ISSUER = f"mlgov {ORGANISATION_NAME}"
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -126,7 +162,8 @@ MLGOV_MAX_CSV_FIELD_BYTES = env.int("MLGOV_MAX_CSV_FIELD_BYTES", default=1024 * 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        # knox's hashed, expiring tokens, plus read-only tokens (403 on unsafe methods).
+        "apps.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.IsAuthenticatedMember"],
@@ -142,6 +179,9 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"token-login": env.str("MLGOV_TOKEN_LOGIN_RATE", default="20/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# knox's own token model, named because it is swappable: migrations of models that point to it
+# (apps.accounts.ApiTokenInfo) resolve the dependency through this setting.
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # noqa: S105 - a model name
 REST_KNOX = {
     "TOKEN_TTL": timedelta(hours=API_TOKEN_TTL_HOURS),
     "AUTO_REFRESH": False,
@@ -154,16 +194,30 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # CONTRACT.md: every /api/v1/ call other than token login needs credentials.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI is served from our own static files (no CDN), without inline scripts.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # "role" names both organisation roles (policy grants) and lineage roles: distinct enums,
+    # the lineage one keeping the name it had before.
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationRoleEnum": "apps.accounts.choices.Role",
+        "RoleEnum": "apps.registry.choices.LineageRole",
+        # Threat model: several "status" and "band" fields, one enum per choice set.
+        "RiskBandEnum": "apps.threats.choices.RiskBand",
+        "AssessmentStatusEnum": "apps.threats.choices.AssessmentStatus",
+        "MitigationStatusEnum": "apps.threats.choices.MitigationStatus",
+        "AcceptanceStatusEnum": "apps.threats.choices.AcceptanceStatus",
+        "SuggestionStatusEnum": "apps.threats.choices.SuggestionStatus",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-CELERY_RESULT_BACKEND = env.str(
-    "CELERY_RESULT_BACKEND", default=f"file://{DATA_DIR / 'celery-results'}"
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or (
+    f"file://{DATA_DIR / 'celery-results'}"
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = DATA_DIR / "celery-broker" / "queue"
@@ -172,6 +226,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_processed_dir),
+        # Queue bindings live beside the queue, not in whatever folder a process started in.
+        "control_folder": str(DATA_DIR / "celery-broker" / "control"),
         "store_processed": False,
     }
 else:
@@ -211,7 +267,36 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # axes logs every sign-in at INFO; lock-outs (WARNING) are what an operator needs.
+        "axes": {"level": "WARNING"},
+    },
+}
+
+# --- Audit trail ------------------------------------------------------------------------------
+# Reverse proxies in front of mlgov that append to X-Forwarded-For: the audit trail records the
+# address they saw. 0 (default) records REMOTE_ADDR, which a client cannot forge.
+MLGOV_TRUSTED_PROXY_COUNT = env.int("MLGOV_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Threat modeling --------------------------------------------------------------------------
+# Risk = likelihood x impact, each on a 1-5 scale (labels below); the score (1-25) falls in the
+# band of the highest threshold it reaches. Thresholds are configurable; band names are fixed
+# (low, medium, high, critical) because completeness rules and colours key on them.
+MLGOV_RISK_LIKELIHOOD_LABELS = ["Rare", "Unlikely", "Possible", "Likely", "Almost certain"]
+MLGOV_RISK_IMPACT_LABELS = ["Negligible", "Minor", "Moderate", "Major", "Severe"]
+MLGOV_RISK_BANDS = [(1, "low"), (5, "medium"), (10, "high"), (17, "critical")]
+# Evidence files attached to applied mitigations (bigger uploads are refused with 413).
+MLGOV_MAX_EVIDENCE_BYTES = env.int("MLGOV_MAX_EVIDENCE_BYTES", default=50 * 1024**2)
+# A risk acceptance may not run longer than this many days from its request.
+MLGOV_RISK_ACCEPTANCE_MAX_DAYS = env.int("MLGOV_RISK_ACCEPTANCE_MAX_DAYS", default=366)
+# Beat re-opens threats whose risk acceptance has expired (reads also treat them as open).
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "threats-acceptances-expire": {
+        "task": "threats.acceptances_expire",
+        "schedule": timedelta(hours=1),
+    },
 }
 
 # --- Security (tightened further in production.py) --------------------------------------------
@@ -220,6 +305,55 @@ CSRF_COOKIE_HTTPONLY = False  # the upload script reads it to send X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files (no
+# inline code, no eval), nothing embeds our pages, forms post only to us. data: images are the
+# icons inside the Swagger UI stylesheet.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+# Browser features no mlgov page uses (apps.core.middleware.SecurityHeadersMiddleware).
+MLGOV_PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), "
+    "magnetometer=(), microphone=(), payment=(), usb=()"
+)
+
+# --- Scans ------------------------------------------------------------------------------------
+# Registering a model version queues its scans (turn off where no worker runs, e.g. bulk imports).
+MLGOV_AUTO_SCAN_ON_REGISTER = env.bool("MLGOV_AUTO_SCAN_ON_REGISTER", default=True)
+# Package indexes the supply-chain scanner accepts as sources of a model's dependencies.
+MLGOV_ALLOWED_PACKAGE_INDEXES = env.list(
+    "MLGOV_ALLOWED_PACKAGE_INDEXES", default=["https://pypi.org/simple"]
+)
+# A scan that no worker has taken after this many hours is marked failed.
+MLGOV_SCAN_QUEUE_TIMEOUT_HOURS = env.int("MLGOV_SCAN_QUEUE_TIMEOUT_HOURS", default=24)
+# Bounds of the unsafe-artifact scanner on one artifact (apps.scans.artifact.Limits). A limit
+# reached ends that part of the scan with a medium "not fully scanned" finding, never a crash:
+# total bytes decompressed (zip/gzip bombs), output/input ratio treated as a bomb (checked once a
+# stream has produced 32 MiB), containers nested in containers, and wall-clock seconds per
+# artifact (keep it well below MLGOV_TASK_SOFT_TIME_LIMIT: the other scanners share the task).
+MLGOV_ARTIFACT_SCAN_MAX_DECOMPRESSED_BYTES = env.int(
+    "MLGOV_ARTIFACT_SCAN_MAX_DECOMPRESSED_BYTES", default=1024**3
+)
+MLGOV_ARTIFACT_SCAN_MAX_RATIO = env.int("MLGOV_ARTIFACT_SCAN_MAX_RATIO", default=1000)
+MLGOV_ARTIFACT_SCAN_MAX_NESTING = env.int("MLGOV_ARTIFACT_SCAN_MAX_NESTING", default=10)
+MLGOV_ARTIFACT_SCAN_TIME_LIMIT_SECONDS = env.int(
+    "MLGOV_ARTIFACT_SCAN_TIME_LIMIT_SECONDS", default=300
+)
+# Test-only scanners for the fault-injection tests' workers; never on in a real installation.
+MLGOV_TEST_SCANNERS = env.bool("MLGOV_TEST_SCANNERS", default=False)
 
 # --- Product behaviour ------------------------------------------------------------------------
 MLGOV_DEMO_PASSWORD_PRINTING = env.bool("MLGOV_DEMO_PASSWORD_PRINTING", default=True)
+MLGOV_DEMO_PASSWORD = env.str("MLGOV_DEMO_PASSWORD", default="")

@@ -25,3 +25,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.mkdtemp(prefix="mlgov-testdb-")) / "test.sqlite3")
     }
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"token-login": "1000/min"}}  # noqa: F405
+# Static files come from the app folders through the finders; no collectstatic in tests.
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="mlgov-static-"))
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
