@@ -17,12 +17,14 @@ transaction that is rolled back at the end of the module.
 import re
 
 import pytest
+from django.apps import apps
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.authz.expectations import ANSWERS_ANY_METHOD, LOGIN, TABLE, Call, Entry
+from apps.audit.models import AuditEntry
+from tests.authz.expectations import ANSWERS_ANY_METHOD, LOGIN, REACHES, TABLE, Call, Entry, Reach
 from tests.authz.routes import METHODS, Route, all_routes, unnamed_routes
 from tests.authz.world import (
     ADMINISTRATOR,
@@ -266,6 +268,61 @@ def test_outsider_pages_show_no_team_a_names(world, name):
 
 # Open pages that name no team-owned object at all (so there is nothing to leak).
 PAGES_WITHOUT_NAMES = frozenset({"threats:catalogue", "registry:home"})
+
+
+@pytest.mark.parametrize(
+    "reach", REACHES, ids=[f"{r.name}|{r.method.upper()}|{i}" for i, r in enumerate(REACHES)]
+)
+def test_outsider_cannot_reach_team_a_through_a_request(world, reach: Reach):
+    """Team A's objects named in the outsider's own writes, or in their list filters: the write
+    is refused and creates nothing; the read shows none of team A's objects."""
+    route = ROUTES[reach.name]
+    client, _ = client_as(world, OUTSIDER, route)
+    url = reverse(reach.name, kwargs=reach.kwargs(world) if reach.kwargs else None)
+    data = reach.data(world)
+    rows = apps.get_model(reach.model).objects if reach.model else None
+    before = rows.count() if rows is not None else None
+    if reach.method == "get":
+        response = client.get(url, {**data, "page_size": 200})
+    elif route.is_api:
+        response = client.post(url, data, format=reach.format or "json")
+    else:
+        response = client.post(url, data)
+    body = drain(response)
+    assert response.status_code in reach.expect, (
+        f"{reach.method.upper()} {url} {data} as the outsider: {response.status_code} "
+        f"{describe(response)}"
+    )
+    if rows is not None:
+        assert rows.count() == before, f"{reach.model} rows were created: {body[:300]!r}"
+    if reach.team_a_ids is not None and response.status_code == 200:
+        seen = {row.get(reach.id_key) for row in response.json()["results"]}
+        assert not seen & reach.team_a_ids(world), f"the outsider sees {seen}"
+
+
+def test_outsider_refusals_name_no_team_a_object_in_their_audit_trail(world):
+    """Every refusal is recorded in the audit trail, and a data scientist reads the entries of
+    their own actions: after the outsider has tried every call of the table, nothing they can
+    read there (API, page, CSV export) names team A's objects or belongs to team A."""
+    last = AuditEntry.objects.order_by("-seq").values_list("seq", flat=True).first()
+    for name, entry in sorted(TABLE.items()):
+        if name in ROUTES:
+            for call in entry.calls:
+                drain(call_route(world, OUTSIDER, name, entry, call)[1])
+    assert AuditEntry.objects.filter(seq__gt=last, actor_id=world.users[OUTSIDER].pk).exists(), (
+        "the outsider's calls recorded nothing: the check below cannot fail"
+    )
+    marker = ALPHA_MARKER.encode()
+    for name in ("audit-entry-list", "audit:entry-list", "audit:entry-export"):
+        client, _ = client_as(world, OUTSIDER, ROUTES[name])
+        response = client.get(reverse(name), {"page_size": 200})
+        assert response.status_code == 200, name
+        body = drain(response)
+        assert marker not in body, f"{name} names a team A object to the outsider"
+        if name == "audit-entry-list":
+            rows = response.json()["results"]
+            leaked = [row["seq"] for row in rows if row.get("team_id") == world.team.pk]
+            assert not leaked, f"the outsider reads team A's audit entries {leaked}"
 
 
 # --- Methods the table does not name ------------------------------------------------------------

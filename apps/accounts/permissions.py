@@ -38,6 +38,7 @@ class WriteRule:
 
 
 ADMIN_ONLY = WriteRule(team_writers=frozenset(), global_writers=frozenset({Role.ADMINISTRATOR}))
+# The asset's team writes, and compliance officers write for any team.
 THREAT_MODEL_WRITERS = WriteRule(
     team_writers=frozenset({Role.DATA_SCIENTIST}),
     global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
@@ -57,13 +58,13 @@ WRITE_RULES: dict[str, WriteRule] = {
     "threats.threatsuggestion": THREAT_MODEL_WRITERS,
     # Access policies: the asset's team writes them, compliance officers write any. Marking a
     # policy reviewed is further limited to compliance officers (apps.policies.services).
-    "policies.accesspolicy": WriteRule(
-        team_writers=frozenset({Role.DATA_SCIENTIST}),
-        global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
-    ),
-    "policies.policygrant": WriteRule(
-        team_writers=frozenset({Role.DATA_SCIENTIST}),
-        global_writers=frozenset({Role.COMPLIANCE_OFFICER}),
+    "policies.accesspolicy": THREAT_MODEL_WRITERS,
+    "policies.policygrant": THREAT_MODEL_WRITERS,
+    # Scans: the target's team and compliance officers start and cancel them (auditors read
+    # only); triaging a finding (accept, false positive) is the compliance officers' decision.
+    "scans.scanrun": THREAT_MODEL_WRITERS,
+    "scans.finding": WriteRule(
+        team_writers=frozenset(), global_writers=frozenset({Role.COMPLIANCE_OFFICER})
     ),
 }
 DEFAULT_WRITE_RULE = WriteRule()

@@ -656,9 +656,69 @@ ANSWERS_ANY_METHOD: frozenset[str] = frozenset({
     "registry:dataset-version-detail",
     "registry:deployment-list",
     "registry:deployment-detail",
-    "scans:scan-list",
-    "scans:scan-detail",
-    "scans:finding-list",
-    "scans:finding-detail",
     "threats:catalogue",
 })
+
+
+# --- Team A's objects named in the outsider's own requests ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The outsider acts on team B's objects (or reads a list) but names one of team A's in
+    the body or the query. A write must be refused (`expect`) and create nothing of `model`;
+    a read may answer 200 (then without any of team A's objects), 400 or 404."""
+
+    name: str
+    method: str
+    data: Callable[[World], dict]
+    expect: frozenset
+    model: str = ""  # "app_label.Model" whose row count must not change
+    kwargs: Callable[[World], dict] | None = None
+    format: str | None = None
+    id_key: str = "id"
+    team_a_ids: Callable[[World], set] | None = None
+
+
+REACHES: tuple[Reach, ...] = (
+    Reach("lineage-link-list", "post", lambda w: {
+        "model_version": w.other_version.pk, "dataset_version": w.dataset_version.pk,
+        "role": "validation",
+    }, frozenset({404}), model="registry.LineageLink"),
+    Reach("model-version-list", "post", lambda w: {
+        "model": w.other_model.pk, "version": "0.2", "artifact": artifact_file(),
+        "lineage": f'[{{"dataset_version": {w.dataset_version.pk}, "role": "training"}}]',
+    }, frozenset({404}), model="registry.ModelVersion", format="multipart"),
+    Reach("threat-assessment-bulk", "post", lambda w: {
+        "technique": w.free_techniques[0], "models": [w.other_model.pk, w.model.pk],
+        "likelihood": 2, "impact": 2,
+    }, frozenset({404}), model="threats.ThreatAssessment"),
+    Reach("applied-mitigation-bulk", "post", lambda w: {
+        "assessments": [w.other_assessment.pk, w.assessment.pk], "title": "Rounding",
+    }, frozenset({404}), model="threats.AppliedMitigation"),
+    Reach("access-policy-list", "post", lambda w: {
+        "model": w.other_model.pk, "deployment": w.deployment.pk,
+    }, frozenset({400, 404}), model="policies.AccessPolicy"),
+    Reach("scan-list", "post", lambda w: {
+        "model_version": w.other_version.pk, "deployment": w.deployment.pk,
+    }, frozenset({400, 404}), model="scans.ScanRun"),
+    # The page's choices hold only the outsider's dataset versions: a form error.
+    Reach("registry:lineage-add", "post", lambda w: {
+        "dataset_version": w.dataset_version.pk, "role": "validation",
+    }, frozenset({400, 404}), model="registry.LineageLink",
+        kwargs=lambda w: {"pk": w.other_version.pk}),
+    # Filters naming team A's objects.
+    Reach("model-version-list", "get", lambda w: {"model": w.model.pk},
+          frozenset({200, 400, 404}), team_a_ids=lambda w: {w.model_version.pk}),
+    Reach("scan-list", "get", lambda w: {"model_version": w.model_version.pk},
+          frozenset({200, 400, 404}), team_a_ids=lambda w: {w.scan.pk, w.finished_scan.pk}),
+    Reach("finding-list", "get", lambda w: {"scan": w.finished_scan.pk},
+          frozenset({200, 400, 404}), team_a_ids=lambda w: {w.finding.pk}),
+    Reach("threat-assessment-list", "get", lambda w: {"model": w.model.pk},
+          frozenset({200, 400, 404}), team_a_ids=lambda w: {w.assessment.pk}),
+    Reach("audit-entry-list", "get", lambda w: {"team_id": w.team.pk},
+          frozenset({200, 400, 404}), id_key="seq",
+          team_a_ids=lambda w: {w.audit_entry.seq}),
+    Reach("lineage-link-list", "get", lambda w: {"dataset_version": w.dataset_version.pk},
+          frozenset({200, 400, 404}), team_a_ids=lambda w: {w.lineage.pk}),
+)

@@ -82,7 +82,9 @@ class World:
     other_team: Team
     teammate: User  # a second member of team A (team-member-remove)
     spare: User  # in no team, with two-factor set up (administrator operations on users)
-    other_model: MLModel  # team B's
+    other_model: MLModel  # team B's, with a version and an assessment
+    other_version: ModelVersion
+    other_assessment: ThreatAssessment
     model: MLModel
     model_version: ModelVersion
     dataset: Dataset
@@ -140,6 +142,10 @@ def build_world() -> World:
 
     # Registry, through its services (files stored by content, formats detected).
     other_model = registry.model_create(actor=outsider, team=other_team, name="bravo-model")
+    other_version = registry.model_version_register(
+        actor=outsider, model=other_model, version="0.1",
+        artifact=SimpleUploadedFile("bravo.pkl", ARTIFACT + b"bravo"),
+    )
     model = registry.model_create(
         actor=ds, team=team, name=f"{ALPHA_MARKER}-scorer", risk_tier="high",
         lifecycle_status="production",
@@ -175,6 +181,9 @@ def build_world() -> World:
         ThreatSuggestion.objects.filter(model=model).values_list("technique__atlas_id", flat=True)
     )
     main_technique, pending_technique, *free = _pick_techniques(suggested, 6)
+    other_assessment = assessments.assessment_create(
+        actor=outsider, asset=other_model, technique=main_technique, likelihood=2, impact=2,
+    )
     assessment = assessments.assessment_create(
         actor=ds, asset=model, technique=main_technique, likelihood=4, impact=4,
     )
@@ -221,7 +230,9 @@ def build_world() -> World:
         users={ANONYMOUS: None, DATA_SCIENTIST: ds, OUTSIDER: outsider,
                COMPLIANCE_OFFICER: officer, AUDITOR: auditor, ADMINISTRATOR: admin},
         team=team, other_team=other_team, teammate=teammate, spare=spare,
-        other_model=other_model, model=model, model_version=model_version, dataset=dataset,
+        other_model=other_model, other_version=other_version,
+        other_assessment=other_assessment, model=model, model_version=model_version,
+        dataset=dataset,
         dataset_version=dataset_version, lineage=lineage, deployment=deployment,
         suggestion=suggestion, assessment=assessment, applied=applied, evidence=evidence,
         assessment_pending=assessment_pending, acceptance=acceptance, free_techniques=free,

@@ -16,8 +16,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from rest_framework.test import APIClient
 from sklearn.linear_model import LogisticRegression
 
 from apps.registry import services as registry_services
@@ -92,6 +92,18 @@ def upload(model, data_scientist, settings, django_capture_on_commit_callbacks):
             )
         run = ScanRun.objects.get(model_version=registered)
         return registered, run
+
+    return make
+
+
+@pytest.fixture
+def web():
+    """A browser-like client signed in (session) as the given user: pages, not the API."""
+
+    def make(user):
+        client = Client()
+        client.force_login(user)
+        return client
 
     return make
 
@@ -353,14 +365,14 @@ def test_scanner_is_registered_for_model_versions_with_its_techniques(client_for
 # --- The verdict on the version page -----------------------------------------------------------
 
 
-def test_version_page_shows_format_and_verdict(register, data_scientist, client_for):
+def test_version_page_shows_format_and_verdict(register, data_scientist, web):
     version = register(malicious_joblib())
-    page = client_for(data_scientist).get(version.get_absolute_url()).content.decode()
+    page = web(data_scientist).get(version.get_absolute_url()).content.decode()
     assert "Detected format: <code>joblib</code> · Artifact scan:" in page
     assert "no finished scan yet" in page
 
     run = artifact_scan(data_scientist, version)
-    page = client_for(data_scientist).get(version.get_absolute_url()).content.decode()
+    page = web(data_scientist).get(version.get_absolute_url()).content.decode()
     findings = run.results["artifact"]["findings"]
     assert 'data-testid="artifact-verdict"' in page
     assert ">Malicious</span>" in page
@@ -368,12 +380,12 @@ def test_version_page_shows_format_and_verdict(register, data_scientist, client_
     assert run.get_absolute_url() in page
 
 
-def test_version_page_access_is_unchanged(register, client_for, outsider, auditor):
+def test_version_page_access_is_unchanged(register, web, outsider, auditor):
     version = register(malicious_joblib())
-    anonymous = APIClient().get(version.get_absolute_url())
+    anonymous = Client().get(version.get_absolute_url())
     assert anonymous.status_code == 302 and "login" in anonymous["Location"]
-    assert client_for(outsider).get(version.get_absolute_url()).status_code == 404
-    assert client_for(auditor).get(version.get_absolute_url()).status_code == 200
+    assert web(outsider).get(version.get_absolute_url()).status_code == 404
+    assert web(auditor).get(version.get_absolute_url()).status_code == 200
 
 
 def test_verdict_is_the_newest_finished_scan_the_user_may_see(register, data_scientist,
@@ -397,10 +409,9 @@ def _page_queries(client, url) -> int:
     return len(queries)
 
 
-def test_version_page_query_count_does_not_grow_with_scans(register, data_scientist,
-                                                          client_for):
+def test_version_page_query_count_does_not_grow_with_scans(register, data_scientist, web):
     version = register(malicious_joblib())
-    client = client_for(data_scientist)
+    client = web(data_scientist)
     artifact_scan(data_scientist, version)
     small = _page_queries(client, version.get_absolute_url())
     for _ in range(4):

@@ -14,6 +14,7 @@ from apps.accounts.permissions import IsAuthenticatedMember
 from apps.audit import selectors
 from apps.audit.api.filters import AuditEntryFilterSet
 from apps.audit.api.serializers import AuditEntryOutputSerializer, ChainHeadOutputSerializer
+from apps.core.api.pagination import KeysetPagination
 from apps.core.api.schema import error_responses
 
 
@@ -30,6 +31,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditEntryOutputSerializer
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditEntryFilterSet
+    pagination_class = KeysetPagination  # large list: the last page costs what the first does
     lookup_field = "seq"
     lookup_value_regex = r"[0-9]+"
 

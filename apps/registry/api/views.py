@@ -23,6 +23,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts import permissions as perms
+from apps.core.api.pagination import KeysetPagination
 from apps.core.api.schema import error_responses
 from apps.core.exceptions import Forbidden
 from apps.registry import selectors, services
@@ -215,6 +216,7 @@ class ModelVersionViewSet(RegistryViewSet):
     content_negotiation_class = FormatIsAFilterNegotiation
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filterset_class = filters.ModelVersionFilterSet
+    pagination_class = KeysetPagination  # large list: the last page costs what the first does
     search_fields = ["version", "model__name"]
     ordering_fields = ["registered_at", "version", "size"]
     ordering = ["-registered_at", "-id"]

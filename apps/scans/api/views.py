@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import permissions as perms
+from apps.core.api.pagination import KeysetPagination
 from apps.core.api.schema import error_responses
 from apps.core.exceptions import Forbidden
 from apps.registry.api.filters import StableOrderingFilter
@@ -70,6 +71,7 @@ class ScanViewSet(ScopedReadViewSet):
 
     serializer_class = s.ScanOutputSerializer
     filterset_class = filters.ScanFilterSet
+    pagination_class = KeysetPagination  # large list: the last page costs what the first does
     ordering_fields = ["created_at", "finished_at", "status"]
     ordering = ["-created_at", "-id"]
 
@@ -109,6 +111,7 @@ class FindingViewSet(ScopedReadViewSet):
 
     serializer_class = s.FindingOutputSerializer
     filterset_class = filters.FindingFilterSet
+    pagination_class = KeysetPagination  # large list: the last page costs what the first does
     search_fields = ["title", "detail", "location"]
     ordering_fields = ["last_seen_at", "first_seen_at", "severity_rank", "status"]
 
