@@ -25,5 +25,6 @@ urlpatterns = [
     path("scans/", include("apps.scans.urls")),
     path("audit/", include("apps.audit.urls")),
     path("policies/", include("apps.policies.urls")),
+    path("dashboard/", include("apps.dashboards.urls")),
     path("", include("apps.registry.urls")),
 ]

@@ -8,6 +8,10 @@ against the hand-written table of tests/authz/expectations.py.
   one case never changes what another sees.
 - `test_outsider_lists_hold_no_team_a_objects` and `test_outsider_pages_show_no_team_a_names`
   check object scope in lists, with the member's view as the control that the check can fail.
+- `test_outsider_cannot_reach_team_a_through_a_request`: team A's objects named in the
+  outsider's own writes (lineage, bulk operations...) or list filters.
+- `test_outsider_refusals_name_no_team_a_object_in_their_audit_trail`: refusals are recorded,
+  and the outsider reads their own entries; none may name what they were refused.
 - `test_undeclared_methods_are_refused` holds the table's method lists to the running views.
 
 The world is built once per module (building it through the services takes a while) inside a
@@ -298,6 +302,8 @@ def test_outsider_cannot_reach_team_a_through_a_request(world, reach: Reach):
     if reach.team_a_ids is not None and response.status_code == 200:
         seen = {row.get(reach.id_key) for row in response.json()["results"]}
         assert not seen & reach.team_a_ids(world), f"the outsider sees {seen}"
+    if reach.method == "get" and not route.is_api:
+        assert ALPHA_MARKER.encode() not in body, f"{url} names a team A object to the outsider"
 
 
 def test_outsider_refusals_name_no_team_a_object_in_their_audit_trail(world):

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts import lockout, selectors, services, twofactor
@@ -158,6 +158,7 @@ def two_factor_setup(request):
 
 @never_cache
 @login_required
+@require_GET
 def security(request):
     """The signed-in user's sign-in security: two-factor status, backup codes, API tokens."""
     user = request.user
@@ -261,6 +262,7 @@ def token_list(request):
 
 @never_cache
 @login_required
+@require_GET
 def token_created(request):
     """The new token, this one time; reloading the page does not show it again."""
     stashed = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
@@ -313,6 +315,7 @@ def _user_list_context(request, role_form=None, role_form_user=None) -> dict:
 
 
 @login_required
+@require_GET
 def user_list(request):
     require_user_admin(request.user)
     return render(request, "accounts/user_list.html", _user_list_context(request))

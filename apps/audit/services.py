@@ -7,14 +7,14 @@ Recording happens in the services that make a change, not in model signals: sign
 - `audit_created / audit_updated / audit_deleted`: one entry with the `[before, after]` values
   of the fields named (`audit_snapshot` takes the "before" picture, `audit_diff` compares).
 - Bulk operations record one entry per object (so that filtering the trail by object finds
-  them) through `audit_record_many`, which appends them all with one reservation of the chain:
-  three statements however many objects.
+  them) through `audit_record_many`, which appends them all at once: lock, read the last
+  link, one multi-row INSERT, however many objects.
 
 The entry is written in the caller's transaction: it commits or rolls back with the change it
-describes. Appends are serialised by updating the single chain-head row first (a row lock on
-PostgreSQL, the write lock on SQLite), held until the caller's transaction ends. On PostgreSQL
-one entry is one statement (the head update and the insert in a single CTE, the link hash
-computed by the database with the formula of apps.audit.chain).
+describes. Appends are serialised until the caller's transaction ends: on PostgreSQL by a
+transaction-scoped advisory lock, taken by the `audit_entry_append()` function of migration
+0002, which also reads the last link, computes the new one (the formula of apps.audit.chain)
+and inserts the entry, so that one entry costs one statement; on SQLite by its write lock.
 """
 
 from collections.abc import Iterable, Sequence

@@ -15,6 +15,9 @@ from django.core.files.uploadhandler import FileUploadHandler
 from django.utils.text import get_valid_filename
 
 CHUNK_SIZE = 1024 * 1024
+# Django names the temporary file after the client's extension; longer ones are cut so that the
+# path stays under the file system's name limit (a 300-character "extension" was a 500).
+MAX_EXTENSION_CHARS = 32
 
 
 def upload_cap() -> int:
@@ -26,13 +29,20 @@ def upload_cap() -> int:
     )
 
 
+def _bounded_extension(name: str) -> str:
+    """`name` with its extension cut to MAX_EXTENSION_CHARS (the rest is kept as it was)."""
+    stem, extension = os.path.splitext(name)
+    return stem + extension[:MAX_EXTENSION_CHARS]
+
+
 class HashingUploadHandler(FileUploadHandler):
     chunk_size = CHUNK_SIZE
 
     def new_file(self, *args, **kwargs):
         super().new_file(*args, **kwargs)
         self.file = TemporaryUploadedFile(
-            self.file_name, self.content_type, 0, self.charset, self.content_type_extra
+            _bounded_extension(self.file_name or ""), self.content_type, 0, self.charset,
+            self.content_type_extra,
         )
         self.hasher = hashlib.sha256()
         self.received = 0

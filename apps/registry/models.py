@@ -130,6 +130,8 @@ class ModelVersion(models.Model):
             models.UniqueConstraint(fields=["model", "version"], name="unique_version_per_model"),
         ]
         ordering = ["-registered_at", "-id"]
+        # Keyset pages of the versions list (newest first) read the index, not a sort of all.
+        indexes = [models.Index(fields=["registered_at", "id"], name="modelversion_registered_idx")]
 
     def __str__(self) -> str:
         return f"{self.model.name} {self.version}"

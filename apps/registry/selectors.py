@@ -3,7 +3,8 @@
 Every list returns a queryset whose cost in queries does not grow with its length.
 """
 
-from django.db.models import Count, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from apps.accounts import permissions as perms
 from apps.accounts.models import User
@@ -49,18 +50,34 @@ def teams_writable(*, user: User, model) -> QuerySet[Team]:
     return teams.none()
 
 
+def _count_per_model(queryset: QuerySet, model_path: str):
+    """How many rows of `queryset` belong to the outer model (0 when none), as a subquery."""
+    counted = (
+        queryset.filter(**{model_path: OuterRef("pk")}).order_by().values(model_path)
+        .annotate(n=Count("pk")).values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
 def model_list(*, user: User, action: str = perms.VIEW) -> QuerySet[MLModel]:
-    """Models the user may see, with their team, version count and latest registration time."""
+    """Models the user may see, with their team, version count and latest registration time.
+
+    The per-model figures are correlated subqueries rather than joins with GROUP BY: a page of
+    50 models then computes them for those 50 rows only (PostgreSQL evaluates them after the
+    sort and LIMIT), where GROUP BY aggregated every version of all 10,000 models first
+    (docs/performance.md).
+    """
     return (
         perms.scope(MLModel.objects.all(), user, action)
         .select_related("team")
         .annotate(
-            version_count=Count("versions", distinct=True),
-            latest_version_at=Max("versions__registered_at"),
-            active_deployment_count=Count(
-                "versions__deployments",
-                filter=Q(versions__deployments__is_active=True),
-                distinct=True,
+            version_count=_count_per_model(ModelVersion.objects.all(), "model"),
+            latest_version_at=Subquery(
+                ModelVersion.objects.filter(model=OuterRef("pk"))
+                .order_by("-registered_at").values("registered_at")[:1]
+            ),
+            active_deployment_count=_count_per_model(
+                Deployment.objects.filter(is_active=True), "model_version__model"
             ),
         )
     )

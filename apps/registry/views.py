@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts import permissions as perms
 from apps.accounts.choices import TeamRole
@@ -59,6 +59,7 @@ def _list_context(request, page, filter_form, **extra) -> dict:
 
 
 @login_required
+@require_GET
 def home(request):
     """What the user's registry holds: models by risk tier and lifecycle, the latest versions."""
     user = request.user
@@ -88,6 +89,7 @@ def home(request):
 
 
 @login_required
+@require_GET
 def team_list(request):
     filter_form = forms.SearchForm(request.GET)
     # Aggregated querysets drop Meta.ordering (GROUP BY), so pages need an explicit order.
@@ -121,6 +123,7 @@ def _team_detail_context(request, team, member_form=None) -> dict:
 
 
 @login_required
+@require_GET
 def team_detail(request, pk):
     team = get_or_404(selectors.team_get, user=request.user, pk=pk)
     return render(request, "registry/team_detail.html", _team_detail_context(request, team))
@@ -195,6 +198,7 @@ def team_member_remove(request, pk, user_pk):
 
 
 @login_required
+@require_GET
 def model_list(request):
     user = request.user
     teams = selectors.team_list(user=user).order_by("name")
@@ -214,6 +218,7 @@ def model_list(request):
 
 
 @login_required
+@require_GET
 def model_detail(request, pk):
     user = request.user
     model = get_or_404(selectors.model_get, user=user, pk=pk)
@@ -300,6 +305,7 @@ def _version_detail_context(request, version, lineage_form=None) -> dict:
 
 
 @login_required
+@require_GET
 def version_detail(request, pk):
     version = get_or_404(selectors.model_version_get, user=request.user, pk=pk)
     return render(request, "registry/version_detail.html",
@@ -337,6 +343,7 @@ SENSITIVITY_FILTERS = {
 
 
 @login_required
+@require_GET
 def dataset_list(request):
     user = request.user
     teams = selectors.team_list(user=user).order_by("name")
@@ -358,6 +365,7 @@ def dataset_list(request):
 
 
 @login_required
+@require_GET
 def dataset_detail(request, pk):
     user = request.user
     dataset = get_or_404(selectors.dataset_get, user=user, pk=pk)
@@ -425,6 +433,7 @@ def dataset_version_create(request, pk):
 
 
 @login_required
+@require_GET
 def dataset_version_detail(request, pk):
     version = get_or_404(selectors.dataset_version_get, user=request.user, pk=pk)
     context = {"nav_section": "datasets", "version": version, "dataset": version.dataset}
@@ -435,6 +444,7 @@ def dataset_version_detail(request, pk):
 
 
 @login_required
+@require_GET
 def deployment_list(request):
     filter_form = forms.DeploymentFilterForm(request.GET)
     deployments = selectors.deployment_list(user=request.user).order_by("-created_at", "-id")
@@ -455,6 +465,7 @@ def deployment_list(request):
 
 
 @login_required
+@require_GET
 def deployment_detail(request, pk):
     deployment = get_or_404(selectors.deployment_get, user=request.user, pk=pk)
     context = {

@@ -10,11 +10,12 @@ target by the services) so that apps.accounts.permissions scopes them with one j
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.urls import reverse
 
 from apps.scans.choices import (
     FINISHED_STATUSES,
+    SEVERITY_RANK,
     FindingStatus,
     ScanStatus,
     ScanTrigger,
@@ -23,6 +24,15 @@ from apps.scans.choices import (
 )
 
 _TARGETS = tuple(TargetType.values)
+
+# A finding's severity as a number, worst highest: what finding lists sort by. The index below
+# is on this exact expression, so that a list sorted by it reads one page from the index
+# instead of sorting every finding (apps.scans.selectors.SEVERITY_ORDER must stay equal to it).
+SEVERITY_RANK_ORDER = Case(
+    *(When(severity=value, then=Value(rank)) for value, rank in SEVERITY_RANK.items()),
+    default=Value(-1),
+    output_field=IntegerField(),
+)
 
 
 def _exactly_one_target() -> Q:
@@ -196,7 +206,14 @@ class Finding(TargetMixin):
                 for target in _TARGETS
             ),
         ]
-        indexes = [models.Index(fields=["status", "severity"])]
+        indexes = [
+            models.Index(fields=["status", "severity"]),
+            # Keyset pages of the findings list (most severe, then latest, first): a page is a
+            # short walk of this index, whichever page it is (docs/performance.md).
+            models.Index(
+                SEVERITY_RANK_ORDER, F("last_seen_at"), F("id"), name="finding_severity_order_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.title}"

@@ -2,11 +2,13 @@
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from apps.threats import selectors
 
 
 @login_required
+@require_GET
 def catalogue(request):
     """The MITRE ATLAS matrix: tactics in matrix order, their techniques and sub-techniques."""
     include_retired = request.GET.get("retired") == "1"

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.scans",
     "apps.audit",
     "apps.policies",
+    "apps.dashboards",
 ]
 
 MIDDLEWARE = [

@@ -234,6 +234,9 @@ def test_production_settings_pass_the_deploy_checks():
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     }
+    # The browser tests' conftest relaxes async safety for the live server in this process;
+    # a production process never has that variable.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120, check=False)

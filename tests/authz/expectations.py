@@ -614,6 +614,9 @@ TABLE: dict[str, Entry] = {
     "audit:entry-list": entry(None, get(PAGE_ANY)),
     "audit:entry-export": entry(None, get(PAGE_ANY)),
     "audit:entry-detail": entry(lambda w: {"seq": w.audit_entry.seq}, get(PAGE_TEAM)),
+    # --- Dashboards: every signed-in user, over what they may see -------------------------------
+    "dashboards:portfolio": entry(None, get(PAGE_ANY)),
+    "dashboards:home": entry(None, get(PAGE_ANY)),
     # --- Access policy pages ----------------------------------------------------------------------
     "policies:policy-list": entry(None, get(PAGE_ANY)),
     "policies:asset-policy": entry(lambda w: {"kind": "model", "pk": w.model.pk}, get(PAGE_TEAM)),
@@ -642,21 +645,6 @@ TABLE: dict[str, Entry] = {
 # The sign-in page is a class-based view that sends signed-in users on whatever the method.
 ANSWERS_ANY_METHOD: frozenset[str] = frozenset({
     "accounts:login",
-    "accounts:security",
-    "accounts:token-created",
-    "accounts:user-list",
-    "registry:home",
-    "registry:team-list",
-    "registry:team-detail",
-    "registry:model-list",
-    "registry:model-detail",
-    "registry:version-detail",
-    "registry:dataset-list",
-    "registry:dataset-detail",
-    "registry:dataset-version-detail",
-    "registry:deployment-list",
-    "registry:deployment-detail",
-    "threats:catalogue",
 })
 
 
@@ -667,7 +655,8 @@ ANSWERS_ANY_METHOD: frozenset[str] = frozenset({
 class Reach:
     """The outsider acts on team B's objects (or reads a list) but names one of team A's in
     the body or the query. A write must be refused (`expect`) and create nothing of `model`;
-    a read may answer 200 (then without any of team A's objects), 400 or 404."""
+    a read may answer 200 (then without any of team A's objects: ids in API lists, names on
+    pages), 400 or 404."""
 
     name: str
     method: str
@@ -721,4 +710,14 @@ REACHES: tuple[Reach, ...] = (
           team_a_ids=lambda w: {w.audit_entry.seq}),
     Reach("lineage-link-list", "get", lambda w: {"dataset_version": w.dataset_version.pk},
           frozenset({200, 400, 404}), team_a_ids=lambda w: {w.lineage.pk}),
+    # Pages filtered by team A: refused, or answered without any of team A's names.
+    Reach("dashboards:portfolio", "get", lambda w: {"team": w.team.pk},
+          frozenset({200, 400, 404})),
+    Reach("threats:assessment-list", "get", lambda w: {"team": w.team.pk},
+          frozenset({200, 400, 404})),
+    Reach("threats:register", "get", lambda w: {"team": w.team.pk}, frozenset({200, 400, 404})),
+    Reach("scans:finding-list", "get", lambda w: {"model_version": w.model_version.pk},
+          frozenset({200, 400, 404})),
+    Reach("audit:entry-list", "get", lambda w: {"team_id": w.team.pk},
+          frozenset({200, 400, 404})),
 )

@@ -13,6 +13,7 @@ import zipfile
 import joblib
 import numpy as np
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -281,6 +282,27 @@ def test_library_crash_fails_the_scan_not_the_worker(register, data_scientist, m
     assert run.status == ScanStatus.FAILED
     assert "internal error" in run.error and "MemoryError" in run.error
     assert run.results["artifact"]["status"] == "failed"
+
+
+def test_task_time_limit_inside_the_library_still_stops_the_scan(register, data_scientist,
+                                                                  monkeypatch):
+    """The library reports every exception as "not scanned"; Celery's soft time limit must
+    still reach the engine, which fails the scan with its time-limit message."""
+
+    class OutOfTime(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            raise SoftTimeLimitExceeded()
+
+    real_analyse = artifact_module.analyse
+    monkeypatch.setattr(artifact_module, "analyse",
+                        lambda fileobj, limits=None: real_analyse(OutOfTime(), limits=limits))
+    run = artifact_scan(data_scientist, register(malicious_joblib()))
+    assert run.status == ScanStatus.FAILED
+    assert "time limit" in run.error
+    assert not Finding.objects.filter(scanner="artifact").exists()
 
 
 def test_missing_stored_artifact_fails_with_a_readable_error(register, data_scientist):

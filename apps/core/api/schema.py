@@ -23,6 +23,7 @@ ERROR_DESCRIPTIONS = {
     413: "The uploaded file is over the size limit.",
     429: "Too many requests: try again later.",
 }
+PAGE_NOT_FOUND = "No such page: `?page=` is past the last page or not a page number."
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
@@ -30,4 +31,14 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {
         code: OpenApiResponse(response=ErrorOutputSerializer, description=ERROR_DESCRIPTIONS[code])
         for code in codes
+    }
+
+
+def list_error_responses() -> dict[int, OpenApiResponse]:
+    """Errors of a list with numbered pages: bad filters (400), no credentials (401), and a
+    `?page=` that names no page (404, as DRF's numbered pagination answers). Keyset-paginated
+    lists answer a bad cursor with 400 and use `error_responses(400, 401)`."""
+    return {
+        **error_responses(400, 401),
+        404: OpenApiResponse(response=ErrorOutputSerializer, description=PAGE_NOT_FOUND),
     }

@@ -42,9 +42,15 @@ class AccessPolicyOutputSerializer(serializers.ModelSerializer):
     asset_name = serializers.SerializerMethodField()
     team_name = serializers.CharField(source="team.name", read_only=True)
     grants = PolicyGrantOutputSerializer(many=True, read_only=True)
-    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reviewed_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AccessPolicy

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import permissions as perms
-from apps.core.api.schema import error_responses
+from apps.core.api.schema import error_responses, list_error_responses
 from apps.core.exceptions import Forbidden
 from apps.policies import selectors, services
 from apps.policies.api import filters
@@ -37,7 +37,7 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404)
 
 @extend_schema_view(
     list=extend_schema(tags=[TAG], responses={200: s.AccessPolicyOutputSerializer(many=True),
-                                              **error_responses(400, 401)}),
+                                              **list_error_responses()}),
     retrieve=extend_schema(tags=[TAG], responses={200: s.AccessPolicyOutputSerializer,
                                                   **READ_ERRORS}),
     create=extend_schema(

@@ -147,7 +147,9 @@ class TeamInputSerializer(StrictInputSerializer):
 
 class ModelOutputSerializer(serializers.ModelSerializer):
     team_name = serializers.CharField(source="team.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     version_count = serializers.IntegerField(read_only=True)
     latest_version_at = serializers.DateTimeField(read_only=True, allow_null=True)
     active_deployment_count = serializers.IntegerField(read_only=True)
@@ -263,7 +265,9 @@ class LineageEntryOutputSerializer(serializers.ModelSerializer):
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     team = serializers.IntegerField(source="model.team_id", read_only=True)
-    registered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ModelVersion
@@ -334,7 +338,9 @@ class ModelVersionInputSerializer(ModelVersionUpdateInputSerializer):
 
 class DatasetOutputSerializer(serializers.ModelSerializer):
     team_name = serializers.CharField(source="team.name", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     version_count = serializers.IntegerField(read_only=True)
     latest_version_at = serializers.DateTimeField(read_only=True, allow_null=True)
     sensitive_columns = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -390,7 +396,9 @@ class DatasetInputSerializer(DatasetUpdateInputSerializer):
 class DatasetVersionOutputSerializer(serializers.ModelSerializer):
     dataset_name = serializers.CharField(source="dataset.name", read_only=True)
     team = serializers.IntegerField(source="dataset.team_id", read_only=True)
-    registered_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    registered_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     columns = serializers.ListField(
         child=serializers.DictField(child=serializers.CharField()),
         read_only=True,
@@ -452,7 +460,13 @@ class DeploymentOutputSerializer(serializers.ModelSerializer):
     model = serializers.IntegerField(source="model_version.model_id", read_only=True)
     model_name = serializers.CharField(source="model_version.model.name", read_only=True)
     version = serializers.CharField(source="model_version.version", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Blank when not recorded: a string, not a URI, in the schema.
+    endpoint_url = serializers.CharField(
+        read_only=True, help_text="Where the model is served, or \"\" when not recorded."
+    )
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Deployment

@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from apps.accounts import permissions as perms
 from apps.core.api.pagination import KeysetPagination
-from apps.core.api.schema import error_responses
+from apps.core.api.schema import error_responses, list_error_responses
 from apps.core.exceptions import Forbidden
 from apps.registry import selectors, services
 from apps.registry.api import filters
@@ -48,7 +48,7 @@ def _read_schema(output, *, tag: str):
     """list/retrieve documentation shared by every resource."""
     return {
         "list": extend_schema(
-            tags=[tag], responses={200: output(many=True), **error_responses(400, 401)}
+            tags=[tag], responses={200: output(many=True), **list_error_responses()}
         ),
         "retrieve": extend_schema(tags=[tag], responses={200: output, **READ_ERRORS}),
     }

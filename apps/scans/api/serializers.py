@@ -34,7 +34,9 @@ class ScanOutputSerializer(serializers.ModelSerializer):
     target_type = serializers.CharField(read_only=True)
     target_label = serializers.SerializerMethodField()
     team = serializers.IntegerField(source="team_id", read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     scanners = serializers.ListField(child=serializers.CharField(), read_only=True)
     params = serializers.DictField(read_only=True)
     results = serializers.DictField(read_only=True, help_text="Per scanner: status, findings.")
@@ -83,7 +85,9 @@ class FindingOutputSerializer(serializers.ModelSerializer):
     target_type = serializers.CharField(read_only=True)
     target_label = serializers.SerializerMethodField()
     team = serializers.IntegerField(source="team_id", read_only=True)
-    triaged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    triaged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     evidence = serializers.DictField(read_only=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from apps.scans.artifact import Limits, Report, analyse
@@ -97,6 +98,17 @@ def _is_mappable(stream: IO[bytes]) -> bool:
     return False
 
 
+def _interrupted(report: Report) -> bool:
+    """Whether the task's soft time limit fired inside the library.
+
+    The library turns every exception into a "not scanned" finding naming its type (it knows
+    nothing of Celery), which would swallow the signal the engine relies on to stop a scan
+    over its time limit with a readable error; the scanner raises it again instead.
+    """
+    marker = f"({SoftTimeLimitExceeded.__name__}:"
+    return any(f.kind == "not-scanned" and marker in f.detail for f in report.findings)
+
+
 class ArtifactScanner(Scanner):
     name = "artifact"
     title = "Unsafe artifact"
@@ -130,6 +142,8 @@ class ArtifactScanner(Scanner):
                 with SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
                     cut_at = self._copy(context, stream, spool, version.size)
                     report = analyse(spool, limits=limits)
+        if _interrupted(report):
+            raise SoftTimeLimitExceeded()
         context.progress(0.95)
         findings = [self._finding(item) for item in report.findings]
         findings.extend(self._unread_guard(report, storage_name, cut_at))

@@ -13,6 +13,10 @@ class CatalogueObjectOutputSerializer(serializers.ModelSerializer):
     """Fields every catalogue object has; `url` is its page on atlas.mitre.org."""
 
     url = serializers.URLField(read_only=True, help_text="This object's page on the ATLAS site.")
+    # Blank for objects with no ATT&CK counterpart: a string, not a URI, in the schema.
+    attack_url = serializers.CharField(
+        read_only=True, help_text="The related ATT&CK page, or \"\" when there is none."
+    )
 
     common_fields = [
         "id",

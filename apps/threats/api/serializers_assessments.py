@@ -3,7 +3,6 @@ are a 400 naming them; ids resolve within the caller's scope, else 404), output 
 what they get back. None of them writes: the views call apps.threats services.
 """
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -94,8 +93,12 @@ class ThreatAssessmentOutputSerializer(AssetRecordOutputMixin, serializers.Model
                                             read_only=True)
     residual_band = serializers.ChoiceField(choices=RiskBand.choices, allow_blank=True,
                                             read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     suggestion_rule_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
@@ -191,7 +194,11 @@ class CompletenessOutputSerializer(serializers.Serializer):
 
 
 class EvidenceOutputSerializer(serializers.ModelSerializer):
-    added_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    added_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    # Blank when the evidence is a file: a string, not a URI, in the schema.
+    url = serializers.CharField(read_only=True, help_text="Link to the evidence, or \"\" (a file).")
     download_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -202,7 +209,7 @@ class EvidenceOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True, help_text="Null for a link."))
     def get_download_url(self, evidence: Evidence) -> str | None:
         if not evidence.is_file:
             return None
@@ -227,8 +234,12 @@ class AppliedMitigationOutputSerializer(serializers.ModelSerializer):
                                               allow_null=True)
     name = serializers.CharField(source="display_name", read_only=True)
     technique = serializers.CharField(source="assessment.technique.atlas_id", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    updated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    updated_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     evidence_count = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -277,8 +288,12 @@ class MitigationBulkInputSerializer(StrictInputSerializer):
 
 class RiskAcceptanceOutputSerializer(serializers.ModelSerializer):
     technique = serializers.CharField(source="assessment.technique.atlas_id", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     approved_by = serializers.SerializerMethodField(
         help_text="Who approved it (null while pending and for rejected requests)."
     )
@@ -295,7 +310,7 @@ class RiskAcceptanceOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_approved_by(self, acceptance: RiskAcceptance) -> str | None:
         approver = acceptance.approved_by
         return approver.username if approver else None
@@ -323,7 +338,9 @@ class ThreatSuggestionOutputSerializer(AssetRecordOutputMixin, serializers.Model
     technique_name = serializers.CharField(source="technique.name", read_only=True)
     rule_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
     status = serializers.ChoiceField(choices=SuggestionStatus.choices, read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ThreatSuggestion

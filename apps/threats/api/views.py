@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound
 
 from apps.accounts.permissions import ScopedObjectPermission
+from apps.core.api.schema import error_responses, list_error_responses
 from apps.threats import selectors
 from apps.threats.api import filters, serializers
 from apps.threats.models import Mitigation, Tactic, Technique
@@ -17,6 +18,8 @@ ATLAS_ID_PARAMETER = OpenApiParameter(
     OpenApiParameter.PATH,
     description="ATLAS id (e.g. AML.T0010.003) or numeric id. Retired objects are found too.",
 )
+LIST_ERRORS = list_error_responses()
+READ_ERRORS = error_responses(401, 404)
 
 
 class CatalogueViewSet(viewsets.ReadOnlyModelViewSet):
@@ -49,8 +52,10 @@ class CatalogueViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="ATLAS tactics in matrix order"),
-    retrieve=extend_schema(summary="One ATLAS tactic", parameters=[ATLAS_ID_PARAMETER]),
+    list=extend_schema(summary="ATLAS tactics in matrix order", responses={
+        200: serializers.TacticOutputSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One ATLAS tactic", parameters=[ATLAS_ID_PARAMETER],
+                           responses={200: serializers.TacticOutputSerializer, **READ_ERRORS}),
 )
 class TacticViewSet(CatalogueViewSet):
     queryset = Tactic.objects.none()  # for the schema; requests use the selector
@@ -64,8 +69,10 @@ class TacticViewSet(CatalogueViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="ATLAS techniques and sub-techniques"),
-    retrieve=extend_schema(summary="One ATLAS technique", parameters=[ATLAS_ID_PARAMETER]),
+    list=extend_schema(summary="ATLAS techniques and sub-techniques", responses={
+        200: serializers.TechniqueOutputSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One ATLAS technique", parameters=[ATLAS_ID_PARAMETER],
+                           responses={200: serializers.TechniqueOutputSerializer, **READ_ERRORS}),
 )
 class TechniqueViewSet(CatalogueViewSet):
     queryset = Technique.objects.none()
@@ -77,8 +84,10 @@ class TechniqueViewSet(CatalogueViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="ATLAS mitigations"),
-    retrieve=extend_schema(summary="One ATLAS mitigation", parameters=[ATLAS_ID_PARAMETER]),
+    list=extend_schema(summary="ATLAS mitigations", responses={
+        200: serializers.MitigationOutputSerializer(many=True), **LIST_ERRORS}),
+    retrieve=extend_schema(summary="One ATLAS mitigation", parameters=[ATLAS_ID_PARAMETER],
+                           responses={200: serializers.MitigationOutputSerializer, **READ_ERRORS}),
 )
 class MitigationViewSet(CatalogueViewSet):
     queryset = Mitigation.objects.none()

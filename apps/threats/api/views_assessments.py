@@ -21,7 +21,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from apps.core.api.schema import error_responses
+from apps.core.api.schema import error_responses, list_error_responses
 from apps.core.exceptions import ApplicationError, NotInScope
 from apps.registry.api.views import RegistryViewSet
 from apps.threats import selectors_assessments as reads
@@ -52,7 +52,7 @@ ASSET_PARAMETERS = [
 def _read_schema(output, *, tag: str) -> dict:
     return {
         "list": extend_schema(tags=[tag], responses={200: output(many=True),
-                                                     **error_responses(400, 401)}),
+                                                     **list_error_responses()}),
         "retrieve": extend_schema(tags=[tag], responses={200: output, **READ_ERRORS}),
     }
 
@@ -128,7 +128,7 @@ class ThreatAssessmentViewSet(ThreatModelViewSet):
         "or nothing: one asset outside the caller's scope (404), not writable (403) or already "
         "assessed for the technique (400) and none is created.",
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)  # a plain list, not a page
     def bulk(self, request):
         self.refuse_roles_that_cannot_create(ThreatAssessment)
         data = self.validated_input(s.AssessmentBulkInputSerializer)
@@ -239,7 +239,7 @@ class AppliedMitigationViewSet(ThreatModelViewSet):
         "one threat outside the caller's scope (404), not writable (403) or already carrying "
         "the mitigation (400) and none is applied.",
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None)  # a plain list, not a page
     def bulk(self, request):
         self.refuse_roles_that_cannot_create(AppliedMitigation)
         data = self.validated_input(s.MitigationBulkInputSerializer)
@@ -424,7 +424,7 @@ class ThreatSuggestionViewSet(ThreatModelViewSet):
         responses={201: s.ThreatAssessmentOutputSerializer(many=True), **WRITE_ERRORS},
         description="Accept several suggestions at once: all of them or none.",
     )
-    @action(detail=False, methods=["post"], url_path="accept-many")
+    @action(detail=False, methods=["post"], url_path="accept-many", pagination_class=None)
     def accept_many(self, request):
         self.refuse_roles_that_cannot_create(ThreatSuggestion)
         data = self.validated_input(s.SuggestionBulkAcceptInputSerializer)
