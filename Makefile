@@ -21,6 +21,7 @@ migrate: venv
 	$(BIN)/python manage.py migrate --noinput
 
 demo: migrate
+	$(BIN)/python manage.py import_advisories fixtures/advisories
 	$(BIN)/python manage.py seed_demo
 
 ## run: install, migrate (installs the ATLAS catalogue), load demo data, start a worker and the web server

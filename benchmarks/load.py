@@ -402,6 +402,19 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def markdown(rows: list[dict], users: int | None = None) -> str:
+    """The table as Markdown (all concurrencies, or one), for the README and docs."""
+    lines = ["| size | endpoint | users | p50 ms | p95 ms | p99 ms | req/s | errors | client CPU |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "skipped" in r or (users is not None and r["users"] != users):
+            continue
+        lines.append(f"| {r['size']} | {r['endpoint']} | {r['users']} | {r['p50_ms']} | "
+                     f"{r['p95_ms']} | {r['p99_ms']} | {r['rps']} | "
+                     f"{sum(r['errors'].values())} | {r['client_cpu_pct']}% |")
+    return "\n".join(lines)
+
+
 def growth(rows: list[dict], small: str, large: str, users: int = 10) -> list[dict]:
     """p95 at the large size over p95 at the small one, per endpoint (goal: at most 1.5)."""
     by = {(r["size"], r["endpoint"], r.get("users")): r for r in rows if "skipped" not in r}
@@ -485,7 +498,8 @@ def main() -> None:
     for g in result["growth"]:
         print(f"growth {g['small']}->{g['large']} at {g['users']} users: {g['endpoint']:24} "
               f"p95 x{g['p95_ratio']}")
-    print(f"\nwrote {args.output} ({result['wall_seconds']} s)")
+    args.output.with_suffix(".md").write_text(markdown(all_rows) + "\n")
+    print(f"\nwrote {args.output} and .md ({result['wall_seconds']} s)")
 
 
 def asdict_endpoint(endpoint) -> dict:

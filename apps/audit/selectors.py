@@ -42,7 +42,7 @@ def entry_filter(entries: QuerySet[AuditEntry], filters: dict) -> QuerySet[Audit
     if actor := filters.get("actor"):
         actor = str(actor).strip()
         by_name = Q(actor_name__icontains=actor)
-        entries = entries.filter(by_name | Q(actor_id=int(actor)) if actor.isdigit() else by_name)
+        entries = entries.filter(by_name | Q(actor_id=int(actor)) if actor.isdecimal() else by_name)
     for exact in ("action", "object_type", "object_id", "team_id", "interface"):
         if filters.get(exact) not in (None, ""):
             entries = entries.filter(**{exact: filters[exact]})

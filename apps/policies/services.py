@@ -76,7 +76,7 @@ class GrantSpec:
 def _as_id(value, what: str, where: str) -> int:
     if isinstance(value, bool):
         raise ApplicationError(f"{where}: {what} must be an id.", field="grants")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():
         value = int(value.strip())
     if not isinstance(value, int) or not 1 <= value <= 2**63 - 1:
         raise ApplicationError(f"{where}: {what} must be an id.", field="grants")

@@ -201,7 +201,7 @@ def team_member_remove(request, pk, user_pk):
 @require_GET
 def model_list(request):
     user = request.user
-    teams = selectors.team_list(user=user).order_by("name")
+    teams = selectors.team_choices(user=user)
     filter_form = forms.ModelFilterForm(request.GET, teams=teams)
     models = selectors.model_list(user=user).order_by("name", "id")
     filters = filter_form.filters()
@@ -346,7 +346,7 @@ SENSITIVITY_FILTERS = {
 @require_GET
 def dataset_list(request):
     user = request.user
-    teams = selectors.team_list(user=user).order_by("name")
+    teams = selectors.team_choices(user=user)
     filter_form = forms.DatasetFilterForm(request.GET, teams=teams)
     datasets = selectors.dataset_list(user=user).order_by("name", "id")
     filters = filter_form.filters()

@@ -41,7 +41,7 @@ def _target_filter(request) -> dict[str, int]:
     found = {}
     for name in TargetType.values:
         value = request.GET.get(name, "").strip()
-        if value.isdigit() and 0 < int(value) <= MAX_ID:
+        if value.isdecimal() and 0 < int(value) <= MAX_ID:
             found[name] = int(value)
     return found
 

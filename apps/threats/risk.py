@@ -30,7 +30,7 @@ def validate_level(value, *, field: str) -> int:
     level = None
     if isinstance(value, int) and not isinstance(value, bool):  # True would pass as 1
         level = value
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and value.strip().lstrip("-").isdecimal():
         level = int(value.strip())
     if level is None:
         raise ApplicationError(

@@ -74,7 +74,7 @@ def mitigation_list(*, user: User) -> QuerySet[Mitigation]:
 
 def catalogue_object_get(queryset: QuerySet, *, key: str):
     """One catalogue object by ATLAS id (AML.T0010.003) or numeric id; DoesNotExist if absent."""
-    if key.isdigit():
+    if key.isdecimal():  # not isdigit(): "²" is a digit that int() refuses
         return queryset.get(pk=int(key))
     return queryset.get(atlas_id=key)
 

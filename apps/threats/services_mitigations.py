@@ -41,7 +41,7 @@ def _owner_resolve(value: Any, assessment: ThreatAssessment) -> User | None:
         user = value
     else:
         key = str(value).strip()
-        lookup = {"pk": int(key)} if key.isdigit() else {"username__iexact": key}
+        lookup = {"pk": int(key)} if key.isdecimal() else {"username__iexact": key}
         user = User.objects.filter(**lookup).first()
     # One message for "no such user" and "cannot see this": no probing for user names.
     if user is None or not user.is_active or not perms.can(user, perms.VIEW, assessment):

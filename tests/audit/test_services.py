@@ -201,7 +201,31 @@ def test_lineage_links_of_a_new_version_are_recorded_with_it(data_scientist, tea
         actor=data_scientist, model=model, version="2.0",
         artifact=SimpleUploadedFile("m.pkl", ARTIFACT), lineage=[(data, "training")],
     )
-    assert [e.object_type for e in entries()] == ["registry.modelversion", "registry.lineagelink"]
+    # The registration also queues its scans (recorded as scans.scanrun, when auto-scan is on).
+    assert [e.object_type for e in entries() if e.object_type != "scans.scanrun"] == [
+        "registry.modelversion", "registry.lineagelink",
+    ]
+
+
+def test_scan_request_cancel_and_triage_are_recorded(data_scientist, compliance_officer, model):
+    from apps.scans.services.findings import finding_triage
+    from apps.scans.services.requests import scan_cancel, scan_request
+    from tests.scans.factories import FindingFactory
+
+    version = services.model_version_register(
+        actor=data_scientist, model=model, version="3.0",
+        artifact=SimpleUploadedFile("m.pkl", ARTIFACT),
+    )
+    run = scan_request(actor=data_scientist, model_version=version, scanners=["integrity"])
+    scan_cancel(actor=data_scientist, scan=run)
+    recorded = [(e.action, e.object_id) for e in entries() if e.object_type == "scans.scanrun"]
+    assert (AuditAction.CREATE, str(run.pk)) in recorded
+    assert (AuditAction.UPDATE, str(run.pk)) in recorded
+    finding = FindingFactory(scan=run)
+    finding_triage(actor=compliance_officer, finding=finding, status="false_positive",
+                   reason="test data")
+    entry = only_entry(object_type="scans.finding", action=AuditAction.UPDATE)
+    assert changes(entry)["status"][1] == "false_positive"
 
 
 # --- Users, roles and tokens --------------------------------------------------------------------

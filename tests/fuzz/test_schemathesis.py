@@ -33,8 +33,8 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from apps.accounts import services as account_services
+from apps.threats.models import Tactic
 from tests.authz.world import DATA_SCIENTIST, World, build_world
 
 # Hypothesis keeps caches in ./.hypothesis by default: keep the checkout clean.
@@ -62,7 +63,7 @@ def _known_path_parameters(world: World) -> dict[str, dict[str, object]]:
     return {
         "applied-mitigations": {"id": world.applied.pk},
         "atlas/mitigations": {"atlas_id": world.applied.mitigation.atlas_id},
-        "atlas/tactics": {"atlas_id": world.assessment.technique.tactics.first().atlas_id},
+        "atlas/tactics": {"atlas_id": Tactic.objects.order_by("matrix_order").first().atlas_id},
         "atlas/techniques": {"atlas_id": technique},
         "audit-entries": {"seq": world.audit_entry.seq},
         "dataset-versions": {"id": world.dataset_version.pk},
@@ -95,6 +96,7 @@ def _collection(path: str) -> str:
 class OperationResult:
     label: str
     examples: int = 0
+    anonymous: int = 0
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
 
@@ -146,8 +148,24 @@ def _strategy(operation, paths: dict[str, dict[str, object]], fields: dict[str, 
     )
 
 
+def _call_and_check(case, *, base_url: str, session, result: OperationResult) -> None:
+    try:
+        response = case.call(base_url=base_url, session=session)
+    except requests.RequestException as exc:
+        result.failures.append(f"no answer: {exc!r}\n{case.as_curl_command()}")
+        return
+    result.statuses[response.status_code] += 1
+    try:
+        case.validate_response(response, checks=CHECKS)
+    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - a check failed: record it
+        result.failures.append(str(exc))
+
+
 def _fuzz_operation(operation, *, base_url: str, session, paths, fields) -> OperationResult:
+    """Send the operation's generated requests; the first one also without credentials, so
+    that the documented 401 (or, for token login, the normal answer) is checked too."""
     result = OperationResult(label=operation.label)
+    anonymous = requests.Session()
 
     @settings(
         max_examples=MAX_EXAMPLES,
@@ -161,16 +179,10 @@ def _fuzz_operation(operation, *, base_url: str, session, paths, fields) -> Oper
     @given(case=_strategy(operation, paths, fields))
     def run(case):
         result.examples += 1
-        try:
-            response = case.call(base_url=base_url, session=session)
-        except requests.RequestException as exc:
-            result.failures.append(f"no answer: {exc!r}\n{case.as_curl_command()}")
-            return
-        result.statuses[response.status_code] += 1
-        try:
-            case.validate_response(response, checks=CHECKS)
-        except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - a check failed: record it
-            result.failures.append(str(exc))
+        _call_and_check(case, base_url=base_url, session=session, result=result)
+        if not result.anonymous:
+            result.anonymous += 1
+            _call_and_check(case, base_url=base_url, session=anonymous, result=result)
 
     try:
         run()
@@ -191,16 +203,17 @@ def _distinct(failures: list[str]) -> list[str]:
 
 
 def _summary(results: list[OperationResult], seconds: float) -> str:
-    lines = [f"{'operation':<58} {'requests':>8} {'failures':>8}  statuses"]
+    lines = [f"{'operation':<58} {'examples':>8} {'failures':>8}  statuses"]
     for r in results:
         statuses = " ".join(f"{code}x{n}" for code, n in sorted(r.statuses.items()))
         lines.append(f"{r.label:<58} {r.examples:>8} {len(r.failures):>8}  {statuses}")
     failed = [r for r in results if r.failures]
+    examples = sum(r.examples for r in results)
     lines.append(
-        f"schemathesis: {len(results)} operations fuzzed, "
-        f"{sum(r.examples for r in results)} requests ({MAX_EXAMPLES} examples per operation), "
-        f"{sum(len(r.failures) for r in results)} failures in {len(failed)} operations, "
-        f"{seconds:.0f} s"
+        f"schemathesis: {len(results)} operations fuzzed, {examples} examples "
+        f"(at most {MAX_EXAMPLES} per operation) + {sum(r.anonymous for r in results)} "
+        f"without credentials, {sum(len(r.failures) for r in results)} failures in "
+        f"{len(failed)} operations, {seconds:.0f} s"
     )
     return "\n".join(lines)
 

@@ -352,7 +352,7 @@ class KeysetPagination(pagination.BasePagination):
     def _forward(self, queryset: QuerySet, position: list | None) -> list:
         if position is not None:
             queryset = queryset.filter(_after_position(self.terms, position, self.has_tuples))
-        rows = list(self._ordered(queryset, self.terms)[: self.size + 1])
+        rows = self._fetch(self._ordered(queryset, self.terms), 0, self.size + 1)
         page = rows[: self.size]
         if len(rows) > self.size:
             self.links["next"] = self._link({"p": self._key(page[-1])})
@@ -365,7 +365,7 @@ class KeysetPagination(pagination.BasePagination):
         inverted = [term.inverted() for term in self.terms]
         if position is not None:
             queryset = queryset.filter(_after_position(inverted, position, self.has_tuples))
-        rows = list(self._ordered(queryset, inverted)[: self.size + 1])
+        rows = self._fetch(self._ordered(queryset, inverted), 0, self.size + 1)
         if not rows:
             # Nothing before the position (rows were removed, or the list is empty): show the
             # first page rather than an empty one whose links lead nowhere.
@@ -377,9 +377,24 @@ class KeysetPagination(pagination.BasePagination):
             self.links["next"] = self._link({"p": self._key(page[-1])})
         return page
 
+    @staticmethod
+    def _fetch(ordered: QuerySet, start: int, stop: int) -> list:
+        """The rows `start:stop` of `ordered`, found first by key alone, then read in full.
+
+        A deferred join: the first query walks the key index without the list's joins (its
+        related rows), which PostgreSQL would otherwise perform for every row it skips while
+        filtering (a data scientist's findings: 5,000 rows joined and thrown away for a page of
+        50). The second reads just the page's rows, joined. Two queries whatever the size.
+        """
+        keys = list(ordered.values_list("pk", flat=True)[start:stop])
+        if not keys:
+            return []
+        rows = {row.pk: row for row in ordered.filter(pk__in=keys).order_by()}
+        return [rows[key] for key in keys if key in rows]
+
     def _keyset_offset_page(self, queryset: QuerySet, offset: int) -> list:
         """`?page=N` on a keyset list: jump by offset once; its links are keyset links."""
-        rows = list(self._ordered(queryset, self.terms)[offset: offset + self.size + 1])
+        rows = self._fetch(self._ordered(queryset, self.terms), offset, offset + self.size + 1)
         page = rows[: self.size]
         if len(rows) > self.size:
             self.links["next"] = self._link({"p": self._key(page[-1])})

@@ -7,12 +7,15 @@ from django.utils import timezone
 
 from apps.accounts import permissions as perms
 from apps.accounts.models import User
+from apps.audit.services import audit_snapshot, audit_updated
 from apps.core.exceptions import ApplicationError
 from apps.scans.choices import FindingStatus, TriageDecision
 from apps.scans.models import Finding
 
 MAX_TRIAGE_DAYS = 730
 
+
+TRIAGE_FIELDS = ["status", "triage_reason", "triage_expires_at", "triaged_by", "triaged_at"]
 
 @transaction.atomic
 def finding_triage(
@@ -55,14 +58,14 @@ def finding_triage(
             )
     elif expires_at is not None:
         raise ApplicationError("Only an accepted risk has an expiry.", field="expires_at")
+    before = audit_snapshot(finding, TRIAGE_FIELDS)
     finding.status = status
     finding.triage_reason = reason
     finding.triage_expires_at = expires_at
     finding.triaged_by = actor
     finding.triaged_at = now
-    finding.save(update_fields=[
-        "status", "triage_reason", "triage_expires_at", "triaged_by", "triaged_at",
-    ])
+    finding.save(update_fields=TRIAGE_FIELDS)
+    audit_updated(obj=finding, before=before, actor=actor)
     return finding
 
 

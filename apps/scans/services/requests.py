@@ -14,6 +14,7 @@ from kombu.exceptions import OperationalError
 
 from apps.accounts import permissions as perms
 from apps.accounts.models import User
+from apps.audit.services import audit_created, audit_snapshot, audit_updated
 from apps.core.exceptions import ApplicationError, NotInScope
 from apps.registry.choices import Environment
 from apps.registry.models import DatasetVersion, Deployment, ModelVersion, Team
@@ -189,6 +190,7 @@ def _create_run(
         created_by=actor,
         task_id=str(uuid.uuid4()),
     )
+    audit_created(obj=run, actor=actor, fields=["scanners", "params", "trigger", "status"])
     transaction.on_commit(partial(_dispatch, run.pk, run.task_id))
     return run
 
@@ -275,6 +277,7 @@ def scan_cancel(*, actor: User, scan: ScanRun) -> ScanRun:
     """Cancel a queued or running scan. A running attempt stops at its next progress report
     or finding, and writes nothing more."""
     perms.require(actor, perms.CHANGE, scan)
+    before = audit_snapshot(scan, ["status", "error"])
     updated = ScanRun.objects.filter(pk=scan.pk, status__in=ACTIVE_STATUSES).update(
         status=ScanStatus.CANCELLED,
         finished_at=timezone.now(),
@@ -287,4 +290,5 @@ def scan_cancel(*, actor: User, scan: ScanRun) -> ScanRun:
             f"cancelled.",
             field="status",
         )
+    audit_updated(obj=scan, before=before, actor=actor)
     return scan

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 
 from apps.core.api.schema import error_responses, list_error_responses
 from apps.core.exceptions import ApplicationError, NotInScope
+from apps.registry.api.serializers import MAX_ID
 from apps.registry.api.views import RegistryViewSet
 from apps.threats import selectors_assessments as reads
 from apps.threats import services_assessments as assessments
@@ -185,7 +186,9 @@ def _team_filter(request) -> int | None:
     value = request.query_params.get("team", "")
     if not value:
         return None
-    if not value.isdigit():
+    # ASCII digits within the id range only: "²".isdigit() is true but int() refuses it, and an
+    # id past the database's integer range fails in the query; both were 500s.
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
         raise ApplicationError("team must be a team id.", field="team")
     return int(value)
 
